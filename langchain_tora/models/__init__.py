@@ -43,7 +43,11 @@ def resolve_local_model(spec: str) -> str:
                 "or rebuild it with `python -m train.tiny --recipe train/recipes/tiny-tora.yaml`"
             )
         return str(TINY_MODEL_DIR)
-    return spec
+    if Path(spec).expanduser().exists():
+        return spec
+    from langchain_tora.models.catalogue import resolve_repo_id
+
+    return resolve_repo_id(spec)
 
 
 def load_chat_model(spec: str, **kwargs: Any) -> Any:
