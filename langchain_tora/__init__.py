@@ -18,6 +18,7 @@ from langchain_tora.chain import (
 from langchain_tora.grading import extract_answer, math_equal
 from langchain_tora.interpreters import BaseInterpreter, Execution, LocalInterpreter
 from langchain_tora.prompts import PromptFormat, get_prompt_format
+from langchain_tora.tools import PythonInterpreterTool
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,7 @@ __all__ = [
     "Execution",
     "LocalInterpreter",
     "PromptFormat",
+    "PythonInterpreterTool",
     "ToRAChain",
     "ToRAInput",
     "ToRAOutput",

@@ -579,38 +579,42 @@ class ToRAChain(RunnableSerializable[str | ToRAInput, ToRAOutput]):
     ) -> Iterator[tuple[int, ToRAStep]]:
         """Run problems round-synchronously, yielding (index, step) as steps complete."""
         index = {id(p): i for i, p in enumerate(problems)}
-        while active := [p for p in problems if p.running]:
-            generations = self._generate(active, config)
-            to_run: list[_Problem] = []
-            for p, g in zip(active, generations, strict=True):
-                step = self._absorb_generation(p, g)
-                if step is not None:
-                    yield index[id(p)], step
-                elif p.running and p.pending_code is not None:
-                    to_run.append(p)
-            if to_run:
-                for p, execution in zip(to_run, self._execute(to_run), strict=True):
-                    yield index[id(p)], self._absorb_execution(p, execution)
-        self._end_sessions(problems)
+        try:
+            while active := [p for p in problems if p.running]:
+                generations = self._generate(active, config)
+                to_run: list[_Problem] = []
+                for p, g in zip(active, generations, strict=True):
+                    step = self._absorb_generation(p, g)
+                    if step is not None:
+                        yield index[id(p)], step
+                    elif p.running and p.pending_code is not None:
+                        to_run.append(p)
+                if to_run:
+                    for p, execution in zip(to_run, self._execute(to_run), strict=True):
+                        yield index[id(p)], self._absorb_execution(p, execution)
+        finally:
+            self._end_sessions(problems)
 
     async def _adrive(
         self, problems: list[_Problem], config: RunnableConfig
     ) -> AsyncIterator[tuple[int, ToRAStep]]:
         index = {id(p): i for i, p in enumerate(problems)}
-        while active := [p for p in problems if p.running]:
-            generations = await self._agenerate(active, config)
-            to_run: list[_Problem] = []
-            for p, g in zip(active, generations, strict=True):
-                step = self._absorb_generation(p, g)
-                if step is not None:
-                    yield index[id(p)], step
-                elif p.running and p.pending_code is not None:
-                    to_run.append(p)
-            if to_run:
-                executions = await self._aexecute(to_run)
-                for p, execution in zip(to_run, executions, strict=True):
-                    yield index[id(p)], self._absorb_execution(p, execution)
-        self._end_sessions(problems)
+        try:
+            while active := [p for p in problems if p.running]:
+                generations = await self._agenerate(active, config)
+                to_run: list[_Problem] = []
+                for p, g in zip(active, generations, strict=True):
+                    step = self._absorb_generation(p, g)
+                    if step is not None:
+                        yield index[id(p)], step
+                    elif p.running and p.pending_code is not None:
+                        to_run.append(p)
+                if to_run:
+                    executions = await self._aexecute(to_run)
+                    for p, execution in zip(to_run, executions, strict=True):
+                        yield index[id(p)], self._absorb_execution(p, execution)
+        finally:
+            self._end_sessions(problems)
 
     def _end_sessions(self, problems: list[_Problem]) -> None:
         for p in problems:

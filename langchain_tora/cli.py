@@ -57,7 +57,7 @@ def make_interpreter(kind: str, timeout: float) -> BaseInterpreter:
         return LocalInterpreter(timeout=timeout)
     if kind == "e2b":
         try:
-            from langchain_tora.interpreters import E2BInterpreter  # type: ignore[attr-defined]
+            from langchain_tora.interpreters import E2BInterpreter
         except ImportError as error:
             raise ValueError(
                 "--interpreter e2b needs `pip install 'langchain-tora[e2b]'` and E2B_API_KEY"

@@ -1,4 +1,7 @@
-"""Interpreters that run model-written Python: the interface and the local sandbox.
+"""Interpreters that run model-written Python: the interface, the local sandbox and E2B.
+
+``E2BInterpreter`` needs ``pip install "langchain-tora[e2b]"`` only when it is
+instantiated: importing this package never imports the E2B SDK.
 
 Example:
     >>> from langchain_tora.interpreters import LocalInterpreter, render_execution
@@ -14,16 +17,21 @@ from langchain_tora.interpreters.base import (
     OutputStyle,
     render_execution,
 )
+from langchain_tora.interpreters.e2b import (
+    E2BInterpreter,
+    E2BInterpreterError,
+    MissingE2BAPIKeyError,
+)
 from langchain_tora.interpreters.local import LocalInterpreter
-
-# The E2B interpreter (remote microVM sandbox) will be exported here as well:
-# from langchain_tora.interpreters.e2b import E2BInterpreter
 
 __all__ = [
     "OUTPUT_STYLES",
     "BaseInterpreter",
+    "E2BInterpreter",
+    "E2BInterpreterError",
     "Execution",
     "LocalInterpreter",
+    "MissingE2BAPIKeyError",
     "OutputStyle",
     "render_execution",
 ]
