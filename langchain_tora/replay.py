@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from langchain_tora.grading import math_equal
 from langchain_tora.interpreters import BaseInterpreter, LocalInterpreter, OutputStyle
-from langchain_tora.trajectory import ASSISTANT_TAG, OUTPUT_FENCE, USER_TAG, model_rounds, segments
+from langchain_tora.trajectory import OUTPUT_FENCE, model_rounds, segments, split_tora_prompt
 
 
 class ReplayLLM(BaseLLM):
@@ -49,11 +49,10 @@ class ReplayLLM(BaseLLM):
         return "tora-replay"
 
     def _reply(self, prompt: str) -> str:
-        head = f"{USER_TAG}\n"
-        sep = f"\n{ASSISTANT_TAG}\n"
-        if not prompt.startswith(head) or sep not in prompt:
-            raise ValueError("ReplayLLM needs ToRA-format prompts (prompt='tora')")
-        question, _, so_far = prompt[len(head) :].partition(sep)
+        try:
+            question, so_far = split_tora_prompt(prompt)
+        except ValueError:
+            raise ValueError("ReplayLLM needs ToRA-format prompts (prompt='tora')") from None
         if question not in self.trajectories:
             raise KeyError(f"no recorded trajectory for question {question[:80]!r}")
         rounds = model_rounds(self.trajectories[question])

@@ -54,6 +54,24 @@ def tora_prompt(question: str) -> str:
     return f"{USER_TAG}\n{question}\n{ASSISTANT_TAG}\n"
 
 
+def split_tora_prompt(prompt: str) -> tuple[str, str]:
+    """The question and the trajectory so far of a :func:`tora_prompt` continuation.
+
+    Raises ``ValueError`` for text that is not a ToRA prompt.
+
+    Example:
+        >>> split_tora_prompt(tora_prompt("1+1?") + "```python\\nprint(2)\\n```")
+        ('1+1?', '```python\\nprint(2)\\n```')
+    """
+    head, sep = f"{USER_TAG}\n", f"\n{ASSISTANT_TAG}\n"
+    if not prompt.startswith(head) or sep not in prompt:
+        raise ValueError(
+            "not a ToRA prompt: expected '<|user|>\\n{question}\\n<|assistant|>\\n...'"
+        )
+    question, _, so_far = prompt[len(head) :].partition(sep)
+    return question, so_far
+
+
 def output_block(result: str) -> str:
     """The interpreter's answer as it is appended to the trajectory.
 

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from langchain_tora.datasets import data_dir
 from langchain_tora.interpreters import LocalInterpreter
-from langchain_tora.trajectory import ASSISTANT_TAG, OUTPUT_FENCE, USER_TAG
+from langchain_tora.trajectory import OUTPUT_FENCE, split_tora_prompt
 
 
 class RoundsLLM(BaseLLM):
@@ -32,8 +32,7 @@ class RoundsLLM(BaseLLM):
         return "rounds-fake"
 
     def _reply(self, prompt: str) -> str:
-        body = prompt.removeprefix(f"{USER_TAG}\n")
-        question, _, so_far = body.partition(f"\n{ASSISTANT_TAG}\n")
+        question, so_far = split_tora_prompt(prompt)
         replies = self.script[question]
         if isinstance(replies, BaseException):
             raise replies

@@ -24,12 +24,12 @@ from langchain_tora.evaluation import (
     read_rows,
     regrade,
 )
-from langchain_tora.trajectory import ASSISTANT_TAG, USER_TAG
+from langchain_tora.trajectory import ASSISTANT_TAG, split_tora_prompt
 from tests.conftest import RoundsLLM
 
 
 def _question_of(prompt: str) -> str:
-    return prompt.removeprefix(f"{USER_TAG}\n").partition(f"\n{ASSISTANT_TAG}\n")[0]
+    return split_tora_prompt(prompt)[0]
 
 
 def _first_round_questions(llm: RoundsLLM) -> list[str]:

@@ -19,12 +19,11 @@ from pydantic import Field
 from langchain_tora import ToRAChain
 from langchain_tora.datasets.benchmarks import Problem
 from langchain_tora.trajectory import (
-    ASSISTANT_TAG,
     MAX_CALLS_NOTE,
     PYTHON_FENCE,
-    USER_TAG,
     output_block,
     segments,
+    split_tora_prompt,
     tora_prompt,
 )
 from train.shape import (
@@ -44,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _split(prompt: str) -> tuple[str, str]:
-    question, _, so_far = prompt.removeprefix(f"{USER_TAG}\n").partition(f"\n{ASSISTANT_TAG}\n")
+    question, so_far = split_tora_prompt(prompt)
     return question, so_far
 
 

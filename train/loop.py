@@ -51,7 +51,7 @@ from langchain_core.outputs import Generation, LLMResult
 
 from langchain_tora.datasets.benchmarks import Problem
 from langchain_tora.datasets.synthetic import SyntheticProblem, generate_problems, tora_solution
-from langchain_tora.trajectory import ASSISTANT_TAG, PYTHON_FENCE, USER_TAG, model_rounds, segments
+from langchain_tora.trajectory import PYTHON_FENCE, model_rounds, segments, split_tora_prompt
 from train.shape import local_llm, merge, shape_shard
 from train.synthesize import load_training_problems, sampling_copy
 
@@ -94,7 +94,7 @@ class ProgrammaticTeacher(BaseLLM):
         return "programmatic-teacher"
 
     def _continue(self, prompt: str) -> str:
-        question, _, so_far = prompt.removeprefix(f"{USER_TAG}\n").partition(f"\n{ASSISTANT_TAG}\n")
+        question, so_far = split_tora_prompt(prompt)
         problem = self.problems[question]
         solution = tora_solution(problem, rng=random.Random(question), error_rate=0.0)
         first, final = model_rounds(solution)
