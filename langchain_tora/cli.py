@@ -307,6 +307,22 @@ def _cmd_push(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options `solve` and `eval` share: where code runs and how the model is run."""
+    p.add_argument(
+        "--interpreter",
+        choices=["local", "e2b"],
+        default="local",
+        help="where the code runs (default: the local sandbox)",
+    )
+    p.add_argument("--max-tool-calls", type=int, default=4)
+    p.add_argument(
+        "--temperature", type=float, default=None, help="sampling temperature (default: greedy)"
+    )
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (local models)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per execution (default 5)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``tora`` (subcommands register themselves here)."""
     parser = argparse.ArgumentParser(
@@ -329,20 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a model folder, a Hub id, or provider:model for a chat model (default: tiny-tora)",
     )
     p.add_argument(
-        "--interpreter",
-        choices=["local", "e2b"],
-        default="local",
-        help="where the code runs (default: the local sandbox)",
-    )
-    p.add_argument(
         "--prompt", default="auto", help="tora, chat, pal or cot (default: by model kind)"
     )
-    p.add_argument("--max-tool-calls", type=int, default=4)
-    p.add_argument(
-        "--temperature", type=float, default=None, help="sampling temperature (default: greedy)"
-    )
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (local models)")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds per execution (default 5)")
+    _add_run_options(p)
     p.set_defaults(handler=_cmd_solve)
 
     p = sub.add_parser(
@@ -413,20 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="trajectories per problem, majority-voted (self-consistency; the paper uses 50)",
     )
-    p.add_argument(
-        "--temperature", type=float, default=None, help="sampling temperature (default: greedy)"
-    )
+    _add_run_options(p)
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass")
     p.add_argument("--seed", type=int, default=None, help="sampling seed (local models)")
-    p.add_argument("--max-tool-calls", type=int, default=4)
-    p.add_argument(
-        "--interpreter",
-        choices=["local", "e2b"],
-        default="local",
-        help="where the code runs (default: the local sandbox)",
-    )
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds per execution (default 5)")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (local models)")
     p.add_argument(
         "--output",
         metavar="DIR",
