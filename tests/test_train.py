@@ -237,3 +237,36 @@ def test_deepspeed_zero3_on_one_cpu_process(tiny_assets, tmp_path):
     inputs = tokenizer(tora_prompt("What is 2 + 3?"), return_tensors="pt")
     out = model.generate(**inputs, max_new_tokens=5, do_sample=False)
     assert out.shape[1] == inputs["input_ids"].shape[1] + 5
+
+
+def test_tiny_recipe_runs_end_to_end_in_miniature(tmp_path, monkeypatch):
+    """`python -m train.tiny` on a miniature recipe: both variants, the report, the export."""
+    import yaml
+
+    from train import tiny
+
+    recipe = yaml.safe_load((REPO / "train/recipes/tiny-tora.yaml").read_text())
+    recipe["run_dir"] = str(tmp_path / "run")
+    recipe["export_to"] = str(tmp_path / "export")
+    recipe["task"].update(train_problems=40, eval_problems=3)
+    recipe["tokenizer"] = {"vocab_size": 300, "number_tokens": 100}
+    recipe["model"].update(hidden_size=32, intermediate_size=64, num_hidden_layers=1)
+    recipe["model"].update(num_attention_heads=2, num_key_value_heads=2)
+    recipe["train"].update(max_steps=2, per_device_batch_size=8, global_batch_size=8)
+    recipe["train"].update(report_to="none", save_steps=100, logging_steps=1)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    monkeypatch.setattr(tiny, "_EVAL_MAX_TOKENS", 8)  # a random model: keep its answers short
+
+    assert tiny.main(["--recipe", str(path)]) == 0
+    results = json.loads((tmp_path / "run" / "results.json").read_text())["results"]
+    assert set(results) == {"tora", "cot"}
+    for res in results.values():
+        assert res["problems"] == 3 and res["seen_in_training"] == 0
+        assert res["training"]["global_steps"] == 2
+    table = (tmp_path / "run" / "results.md").read_text()
+    assert "tiny-tora" in table and "tiny-cot" in table
+    exported = {p.name for p in (tmp_path / "export").iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= exported
+    assert {"results.json", "loss_curve.png"} <= exported
+    assert "not a math model" in (tmp_path / "export" / "README.md").read_text()

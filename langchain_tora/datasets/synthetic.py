@@ -1019,11 +1019,33 @@ def run_block(code: str) -> str:
     return render_execution(Execution(stdout=stdout.getvalue(), error=error), style="2023-10")
 
 
+def _question_order(template: Template, problem: SyntheticProblem) -> list[tuple[str, int]]:
+    """The inputs as ``(name, value)`` in the order their numbers appear in the question.
+
+    The teacher names the numbers in the order a reader meets them, so that a small
+    model writing the program copies the question's numbers from left to right instead
+    of searching the whole question for each one.
+
+    Example:
+        >>> p = SyntheticProblem("Buy 3 at $40 with $200.", "80", "shop_change", (40, 3, 200), "")
+        >>> _question_order(template_of(p), p)
+        [('count', 3), ('price', 40), ('paid', 200)]
+    """
+    spans = [(m.start(), int(m.group())) for m in re.finditer(r"\d+", problem.question)]
+    placed: list[tuple[int, int, str, int]] = []
+    used: set[int] = set()
+    for i, (name, value) in enumerate(zip(template.inputs, problem.numbers, strict=True)):
+        where = next((pos for pos, v in spans if v == value and pos not in used), None)
+        if where is None:  # not written as digits: keep the template's order
+            where = len(problem.question) + i
+        used.add(where)
+        placed.append((where, i, name, value))
+    return [(name, value) for _, _, name, value in sorted(placed)]
+
+
 def _program(template: Template, problem: SyntheticProblem) -> list[str]:
     """The lines of the correct program for a problem."""
-    lines = [
-        f"{name} = {value}" for name, value in zip(template.inputs, problem.numbers, strict=True)
-    ]
+    lines = [f"{name} = {value}" for name, value in _question_order(template, problem)]
     lines += [f"{name} = {expr}" for name, expr, _ in template.steps]
     lines.append(f"print({template.steps[-1][0]})")
     return lines
