@@ -405,7 +405,7 @@ def test_the_loop_runs_end_to_end_on_a_tiny_config(tmp_path):
     recipe["train"].update(
         max_steps=2, global_batch_size=4, per_device_batch_size=4, save_steps=100, report_to="none"
     )
-    del recipe["train"]["extra"]
+    recipe["train"]["extra"].pop("train_sampling_strategy")
     recipe["shape"].update(samples=2, max_tokens=24, max_corrections=1, batch_size=4)
     recipe["eval"].update(max_tokens=24)
     path = tmp_path / "recipe.yaml"

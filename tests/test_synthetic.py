@@ -21,6 +21,7 @@ from langchain_tora.datasets.synthetic import (
     generate_problems,
     question_overlap,
     run_block,
+    template_of,
     to_record,
     tora_solution,
     write_corpus,
@@ -179,16 +180,17 @@ def test_tora_solution_is_deterministic_for_its_rng(problems):
     assert a == b
 
 
-def test_the_block_assigns_the_question_numbers(problems, tora_solutions):
+def test_the_block_reads_the_numbers_from_the_question(problems, tora_solutions):
     for p, t in zip(problems[:50], tora_solutions[:50], strict=True):
         code = python_blocks(t)[-1]
-        assigned = [int(v) for v in re.findall(r"^\w+ = (\d+)$", code, re.M)]
-        assert sorted(assigned) == sorted(p.numbers)
-        # in the order the question states them (first occurrences)
-        in_question = [int(v) for v in re.findall(r"\d+", p.question)]
-        firsts = sorted(set(in_question), key=in_question.index)
-        assert [v for v in firsts if v in assigned] == list(dict.fromkeys(assigned))
-        assert code.rstrip().splitlines()[-1].startswith("print(")
+        lines = code.rstrip().splitlines()
+        assert lines[1] == f'question = "{p.question}"'
+        names = lines[2].partition(" = ")[0].split(", ")
+        assert len(names) == len(re.findall(r"\d+", p.question))
+        assert sorted(n for n in names if n != "_") == sorted(template_of(p).inputs)
+        values = dict(zip(names, map(int, re.findall(r"\d+", p.question)), strict=True))
+        assert [values[n] for n in template_of(p).inputs] == list(p.numbers)
+        assert lines[-1].startswith("print(")
 
 
 def test_name_error_line_is_what_a_fresh_python_prints():

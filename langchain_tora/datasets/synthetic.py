@@ -36,9 +36,9 @@ A trajectory looks like this (``shop_change``)::
 
     Let's compute the change with Python.
     ```python
-    price = 347
-    count = 28
-    paid = 10000
+    import re
+    question = "Sam buys 28 lamps at $347 each and pays with $10000. How much change ..."
+    count, price, paid = map(int, re.findall(r"\\d+", question))
     cost = price * count
     change = paid - cost
     print(change)
@@ -47,6 +47,10 @@ A trajectory looks like this (``shop_change``)::
     284
     ```
     The answer is $\\boxed{284}$.
+
+The program copies the question and lets Python pick out its numbers: a tiny model
+copies a sentence reliably but puts numbers into the wrong variables when it must find
+each one itself (measured: 35% solved after 1,500 steps that way).
 """
 
 from __future__ import annotations
@@ -1019,36 +1023,52 @@ def run_block(code: str) -> str:
     return render_execution(Execution(stdout=stdout.getvalue(), error=error), style="2023-10")
 
 
-def _question_order(template: Template, problem: SyntheticProblem) -> list[tuple[str, int]]:
-    """The inputs as ``(name, value)`` in the order their numbers appear in the question.
+_NUMBER = re.compile(r"\d+")
 
-    The teacher names the numbers in the order a reader meets them, so that a small
-    model writing the program copies the question's numbers from left to right instead
-    of searching the whole question for each one.
+
+def _number_names(template: Template, problem: SyntheticProblem) -> list[str]:
+    """The name of every number written in the question, left to right.
+
+    Each input is matched to the first unclaimed occurrence of its value; a number the
+    question repeats (``"... during 12 weeks ... after the 12 weeks"``) is named ``_``.
 
     Example:
         >>> p = SyntheticProblem("Buy 3 at $40 with $200.", "80", "shop_change", (40, 3, 200), "")
-        >>> _question_order(template_of(p), p)
-        [('count', 3), ('price', 40), ('paid', 200)]
+        >>> _number_names(template_of(p), p)
+        ['count', 'price', 'paid']
     """
-    spans = [(m.start(), int(m.group())) for m in re.finditer(r"\d+", problem.question)]
-    placed: list[tuple[int, int, str, int]] = []
-    used: set[int] = set()
-    for i, (name, value) in enumerate(zip(template.inputs, problem.numbers, strict=True)):
-        where = next((pos for pos, v in spans if v == value and pos not in used), None)
-        if where is None:  # not written as digits: keep the template's order
-            where = len(problem.question) + i
-        used.add(where)
-        placed.append((where, i, name, value))
-    return [(name, value) for _, _, name, value in sorted(placed)]
+    spans = [(m.start(), int(m.group())) for m in _NUMBER.finditer(problem.question)]
+    names = ["_"] * len(spans)
+    for name, value in zip(template.inputs, problem.numbers, strict=True):
+        i = next((i for i, (_, v) in enumerate(spans) if v == value and names[i] == "_"), None)
+        if i is None:
+            raise ValueError(f"{template.id}: {value} is not written in the question")
+        names[i] = name
+    return names
 
 
 def _program(template: Template, problem: SyntheticProblem) -> list[str]:
-    """The lines of the correct program for a problem."""
-    lines = [f"{name} = {value}" for name, value in _question_order(template, problem)]
+    """The lines of the correct program for a problem.
+
+    The program copies the question into a string and lets Python pick the numbers out
+    (``re.findall``) in the order they are written, then names them and computes.  A
+    small model copies a whole sentence reliably (every token follows the one it has
+    just copied), but finding "the number that goes here" in the question is what it
+    gets wrong: the interpreter does that part, as ToRA hands exact work to the tool.
+    """
+    lines = [
+        "import re",
+        f'question = "{problem.question}"',
+        f"{', '.join(_number_names(template, problem))} = map(int, re.findall(r\"\\d+\", question))",
+    ]
     lines += [f"{name} = {expr}" for name, expr, _ in template.steps]
     lines.append(f"print({template.steps[-1][0]})")
     return lines
+
+
+def _first_step(lines: Sequence[str], template: Template) -> int:
+    """The index of the program's first computed step (after the lines that read the inputs)."""
+    return len(lines) - len(template.steps) - 1
 
 
 _RATIONALES = (
@@ -1098,8 +1118,8 @@ def _typo_program(
     lines: list[str], template: Template, rng: random.Random
 ) -> tuple[list[str], str]:
     """The program with one use of a variable misspelt, and the note about it."""
-    taken = set(template.inputs) | {s[0] for s in template.steps}
-    first_use = len(template.inputs)  # uses are on step lines and the print line
+    taken = set(template.inputs) | {s[0] for s in template.steps} | {"re", "question"}
+    first_use = _first_step(lines, template)  # uses are on step lines and the print line
     uses = [
         (i, name)
         for i in range(first_use, len(lines))
@@ -1118,7 +1138,7 @@ def _order_program(
     lines: list[str], template: Template, rng: random.Random
 ) -> tuple[list[str], str]:
     """The program with one step moved above a step it needs, and the note about it."""
-    n_in = len(template.inputs)
+    n_in = _first_step(lines, template)
     computed = [s[0] for s in template.steps]
     moves = [
         (j, computed.index(dep))
