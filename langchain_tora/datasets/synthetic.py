@@ -1059,7 +1059,7 @@ def _program(template: Template, problem: SyntheticProblem) -> list[str]:
     lines = [
         "import re",
         f'question = "{problem.question}"',
-        f"{', '.join(_number_names(template, problem))} = map(int, re.findall(r\"\\d+\", question))",
+        f'{", ".join(_number_names(template, problem))} = map(int, re.findall(r"\\d+", question))',
     ]
     lines += [f"{name} = {expr}" for name, expr, _ in template.steps]
     lines.append(f"print({template.steps[-1][0]})")
