@@ -268,5 +268,5 @@ def test_tiny_recipe_runs_end_to_end_in_miniature(tmp_path, monkeypatch):
     assert "tiny-tora" in table and "tiny-cot" in table
     exported = {p.name for p in (tmp_path / "export").iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= exported
-    assert {"results.json", "loss_curve.png"} <= exported
+    assert {"results.json", "results.png", "loss_curve.png"} <= exported
     assert "not a math model" in (tmp_path / "export" / "README.md").read_text()

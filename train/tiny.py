@@ -50,11 +50,13 @@ def build_tokenizer(
 ) -> Any:
     """Train a byte-level BPE tokenizer (digits split one by one) and save it.
 
-    With ``number_tokens=N`` the integers ``0 .. N-1`` are whole tokens (matched
-    longest first: with ``N=1000``, ``12345`` is ``123`` + ``45``): a tiny model then
-    copies a number from the question into its code in one or two tokens instead of
-    digit by digit, which it learns far sooner.  ``N=1000`` worked better than
-    ``N=10000`` (rare tokens whose embeddings barely train) and ``N=100``.  The tokenizer adds ``<s>`` in front of every text,
+    With ``number_tokens=N`` the integers ``0 .. N-1`` become whole tokens (matched
+    longest first: with ``N=1000``, ``12345`` is ``123`` + ``45``), which a tiny model
+    learns to copy sooner than digit strings (on the tiny recipe's task, after 900
+    steps: 3 of 100 questions copied exactly with ``N=1000``, none with digits).  The
+    catch, measured there: number tokens end up with crowded embeddings (mean cosine
+    similarity 0.42, against 0.05 for words), and the model copies them only
+    approximately (``31`` becomes ``35``).  The tokenizer adds ``<s>`` in front of every text,
     like Llama's.
     """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -240,10 +242,13 @@ tags: [tora, tool-integrated-reasoning, synthetic, tiny]
 # tiny-tora: a small ToRA model for synthetic arithmetic
 
 **This is not a math model.** It is a {params:,}-parameter Llama-architecture model
-trained on CPU, in minutes, on synthetic arithmetic word problems (templates with
-2 to 4 steps and numbers up to four digits). It ships inside `langchain-tora` so that
-`tora solve` works offline on any machine, and to show the ToRA idea in miniature:
-it writes a python block, reads the interpreter's output and boxes the answer.
+trained from scratch on 2 CPU cores in about an hour, on synthetic arithmetic word
+problems (30 templates of everyday stories, 2 to 4 steps, operands of 1 to 5 digits,
+answers up to 7). It ships inside `langchain-tora` so that `tora solve` works offline
+on any machine, and to show the ToRA idea in miniature: it writes a python block that
+copies the question into a string, reads its numbers with `re.findall`, names them and
+computes; it reads the interpreter's output and boxes the answer. Outside these
+templates it writes the same kind of program, usually a wrong one.
 
 For real problems use a released checkpoint, e.g.
 `tora solve --model llm-agents/tora-code-7b-v1.0 "..."`, or any chat model:
@@ -357,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             if (final / name).exists():
                 shutil.copy(final / name, export / name)
         shutil.copy(run_dir / "results.json", export / "results.json")
+        shutil.copy(run_dir / "results.png", export / "results.png")
         shutil.copy(run_dir / "tiny-tora" / "loss_curve.png", export / "loss_curve.png")
         table = (run_dir / "results.md").read_text()
         params = results["tora"]["training"]["parameters"]
