@@ -321,8 +321,12 @@ def train(config: ToRATrainConfig) -> dict[str, Any]:
         callbacks=[_loss_curve_callback(output_dir)],
     )
     last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    tokens_before = 0  # tokens seen before this session, so that the rate is this session's
     if last:
         logger.info("resuming from %s", last)
+        state = Path(last) / "trainer_state.json"
+        if state.is_file():
+            tokens_before = json.loads(state.read_text()).get("num_input_tokens_seen", 0) or 0
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - start
@@ -345,7 +349,7 @@ def train(config: ToRATrainConfig) -> dict[str, Any]:
             "train_loss": result.training_loss,
             "final_loss": losses[-1] if losses else None,
             "tokens_seen": tokens_seen,
-            "tokens_per_second": round(tokens_seen / seconds, 1)
+            "tokens_per_second": round((tokens_seen - tokens_before) / seconds, 1)
             if seconds and tokens_seen
             else None,
             "corpus": {
