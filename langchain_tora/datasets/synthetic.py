@@ -1037,10 +1037,10 @@ def _number_names(template: Template, problem: SyntheticProblem) -> list[str]:
         >>> _number_names(template_of(p), p)
         ['count', 'price', 'paid']
     """
-    spans = [(m.start(), int(m.group())) for m in _NUMBER.finditer(problem.question)]
-    names = ["_"] * len(spans)
+    written = [int(n) for n in _NUMBER.findall(problem.question)]
+    names = ["_"] * len(written)
     for name, value in zip(template.inputs, problem.numbers, strict=True):
-        i = next((i for i, (_, v) in enumerate(spans) if v == value and names[i] == "_"), None)
+        i = next((i for i, v in enumerate(written) if v == value and names[i] == "_"), None)
         if i is None:
             raise ValueError(f"{template.id}: {value} is not written in the question")
         names[i] = name
