@@ -239,7 +239,7 @@ def test_deepspeed_zero3_on_one_cpu_process(tiny_assets, tmp_path):
     assert out.shape[1] == inputs["input_ids"].shape[1] + 5
 
 
-def test_tiny_recipe_runs_end_to_end_in_miniature(tmp_path, monkeypatch):
+def test_tiny_recipe_runs_end_to_end_in_miniature(tmp_path):
     """`python -m train.tiny` on a miniature recipe: both variants, the report, the export."""
     import yaml
 
@@ -254,9 +254,9 @@ def test_tiny_recipe_runs_end_to_end_in_miniature(tmp_path, monkeypatch):
     recipe["model"].update(num_attention_heads=2, num_key_value_heads=2)
     recipe["train"].update(max_steps=2, per_device_batch_size=8, global_batch_size=8)
     recipe["train"].update(report_to="none", save_steps=100, logging_steps=1)
+    recipe["eval"] = {"max_tokens": 8}  # a random model: keep its answers short
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
-    monkeypatch.setattr(tiny, "_EVAL_MAX_TOKENS", 8)  # a random model: keep its answers short
 
     assert tiny.main(["--recipe", str(path)]) == 0
     results = json.loads((tmp_path / "run" / "results.json").read_text())["results"]

@@ -41,8 +41,6 @@ from train.sft import ToRATrainConfig, train
 logger = logging.getLogger("train.tiny")
 
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
-_EVAL_MAX_TOKENS = 400
-"""Tokens per model round when evaluating (a trajectory of the task is ~150 tokens)."""
 
 
 def build_tokenizer(
@@ -120,9 +118,16 @@ def write_model_config(out_dir: Path, tokenizer: Any, sizes: dict[str, Any]) -> 
 
 
 def evaluate(
-    model_dir: Path, eval_file: Path, results_file: Path, *, batch_size: int = 64
+    model_dir: Path,
+    eval_file: Path,
+    results_file: Path,
+    *,
+    batch_size: int = 64,
+    max_tokens: int = 400,
 ) -> dict[str, Any]:
     """Solve the evaluation problems through ToRAChain; rows are appended as they finish.
+
+    ``max_tokens`` bounds each model round (a trajectory of the task is ~250 tokens).
 
     A stopped evaluation resumes: problems already in ``results_file`` are not redone.
     """
@@ -138,12 +143,12 @@ def evaluate(
                 done[row["question"]] = row
     todo = [p for p in problems if p["question"] not in done]
     llm = TransformersLLM(
-        model_id=str(model_dir), device="cpu", max_tokens=_EVAL_MAX_TOKENS, batch_size=batch_size
+        model_id=str(model_dir), device="cpu", max_tokens=max_tokens, batch_size=batch_size
     )
     start = time.perf_counter()
     with LocalInterpreter() as python, results_file.open("a", encoding="utf-8") as out:
         chain = ToRAChain(
-            llm=llm, interpreter=python, prompt="tora", max_tokens_per_round=_EVAL_MAX_TOKENS
+            llm=llm, interpreter=python, prompt="tora", max_tokens_per_round=max_tokens
         )
         for i in range(0, len(todo), batch_size):
             chunk = todo[i : i + batch_size]
@@ -329,7 +334,12 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 )
             )
-        results[variant] = evaluate(final, eval_file, out / "eval.jsonl")
+        results[variant] = evaluate(
+            final,
+            eval_file,
+            out / "eval.jsonl",
+            max_tokens=recipe.get("eval", {}).get("max_tokens", 400),
+        )
         results[variant].update(_unseen_accuracy(out / "eval.jsonl", corpora[variant]))
         results[variant]["training"] = {
             k: json.loads((final / "training_summary.json").read_text())[k]
