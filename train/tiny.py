@@ -124,10 +124,12 @@ def evaluate(
     *,
     batch_size: int = 64,
     max_tokens: int = 400,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Solve the evaluation problems through ToRAChain; rows are appended as they finish.
 
-    ``max_tokens`` bounds each model round (a trajectory of the task is ~250 tokens).
+    ``max_tokens`` bounds each model round (a trajectory of the task is ~250 tokens);
+    ``device`` is the model's (``"auto"``: a GPU when there is one, else the CPU).
 
     A stopped evaluation resumes: problems already in ``results_file`` are not redone.
     """
@@ -143,7 +145,7 @@ def evaluate(
                 done[row["question"]] = row
     todo = [p for p in problems if p["question"] not in done]
     llm = TransformersLLM(
-        model_id=str(model_dir), device="cpu", max_tokens=max_tokens, batch_size=batch_size
+        model_id=str(model_dir), device=device, max_tokens=max_tokens, batch_size=batch_size
     )
     start = time.perf_counter()
     with LocalInterpreter() as python, results_file.open("a", encoding="utf-8") as out:
@@ -269,6 +271,43 @@ Reproduce: `python -m train.tiny --recipe train/recipes/tiny-tora.yaml`.
 """
 
 
+def prepare(recipe: dict[str, Any]) -> tuple[dict[str, Path], Path, Path]:
+    """Stages 1 and 2: the corpora, the evaluation set and the tokenizer, under ``run_dir``.
+
+    Returns ``(corpora, eval_file, tokenizer_dir)``; what exists already is kept.
+    """
+    from langchain_tora.datasets.synthetic import write_corpus, write_eval_set
+
+    run_dir, task = Path(recipe["run_dir"]), recipe["task"]
+    data_dir = run_dir / "data"
+    corpora = {v: data_dir / f"train-{v}.jsonl" for v in ("tora", "cot")}
+    for variant, path in corpora.items():
+        if not path.exists():
+            write_corpus(
+                path,
+                task["train_problems"],
+                seed=task["train_seed"],
+                style=variant,
+                error_rate=task.get("error_rate", 0.15),
+            )
+    eval_file = data_dir / "eval.jsonl"
+    if not eval_file.exists():
+        write_eval_set(eval_file, task["eval_problems"], seed=task["eval_seed"])
+
+    tok_dir = run_dir / "tokenizer"
+    if not (tok_dir / "tokenizer.json").exists():
+        from train.corpus import load_records
+
+        texts = [r.text() for path in corpora.values() for r in load_records(path)]
+        build_tokenizer(
+            texts,
+            recipe["tokenizer"]["vocab_size"],
+            tok_dir,
+            number_tokens=recipe["tokenizer"].get("number_tokens", 0),
+        )
+    return corpora, eval_file, tok_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -285,36 +324,9 @@ def main(argv: list[str] | None = None) -> int:
         ([args.only] if args.only else recipe.get("variants", ["tora", "cot"])),
     )
 
-    from langchain_tora.datasets.synthetic import write_corpus, write_eval_set
-
-    data_dir = run_dir / "data"
-    corpora = {v: data_dir / f"train-{v}.jsonl" for v in ("tora", "cot")}
-    for variant, path in corpora.items():
-        if not path.exists():
-            write_corpus(
-                path,
-                task["train_problems"],
-                seed=task["train_seed"],
-                style=variant,
-                error_rate=task.get("error_rate", 0.15),
-            )
-    eval_file = data_dir / "eval.jsonl"
-    if not eval_file.exists():
-        write_eval_set(eval_file, task["eval_problems"], seed=task["eval_seed"])
-
+    corpora, eval_file, tok_dir = prepare(recipe)
     from transformers import AutoTokenizer
 
-    tok_dir = run_dir / "tokenizer"
-    if not (tok_dir / "tokenizer.json").exists():
-        from train.corpus import load_records
-
-        texts = [r.text() for path in corpora.values() for r in load_records(path)]
-        build_tokenizer(
-            texts,
-            recipe["tokenizer"]["vocab_size"],
-            tok_dir,
-            number_tokens=recipe["tokenizer"].get("number_tokens", 0),
-        )
     tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
     config_path = write_model_config(run_dir / "model-config", tokenizer, recipe["model"])
 
@@ -334,11 +346,14 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 )
             )
+        eval_settings = recipe.get("eval", {})
         results[variant] = evaluate(
             final,
             eval_file,
             out / "eval.jsonl",
-            max_tokens=recipe.get("eval", {}).get("max_tokens", 400),
+            batch_size=eval_settings.get("batch_size", 64),
+            max_tokens=eval_settings.get("max_tokens", 400),
+            device=eval_settings.get("device", "auto"),
         )
         results[variant].update(_unseen_accuracy(out / "eval.jsonl", corpora[variant]))
         results[variant]["training"] = {
