@@ -255,6 +255,7 @@ def test_tiny_recipe_runs_end_to_end_in_miniature(tmp_path):
     recipe["train"].update(max_steps=2, per_device_batch_size=8, global_batch_size=8)
     recipe["train"].update(report_to="none", save_steps=100, logging_steps=1)
     recipe["eval"] = {"max_tokens": 8}  # a random model: keep its answers short
+    recipe["continue"] = {"train_problems": 16, "train_seed": 3, "train": {"max_steps": 1}}
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
 
@@ -263,10 +264,35 @@ def test_tiny_recipe_runs_end_to_end_in_miniature(tmp_path):
     assert set(results) == {"tora", "cot"}
     for res in results.values():
         assert res["problems"] == 3 and res["seen_in_training"] == 0
-        assert res["training"]["global_steps"] == 2
+        assert res["training"]["global_steps"] == 3  # 2 steps from scratch, 1 continued
+        assert res["training"]["stage_steps"] == [2, 1]
+    assert results["tora"]["wrong_answers"]["wrong"] == 3 - results["tora"]["correct"]
     table = (tmp_path / "run" / "results.md").read_text()
-    assert "tiny-tora" in table and "tiny-cot" in table
+    assert "tiny-tora" in table and "tiny-cot" in table and "wrong answers" in table
     exported = {p.name for p in (tmp_path / "export").iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "README.md"} <= exported
     assert {"results.json", "results.png", "loss_curve.png"} <= exported
     assert "not a math model" in (tmp_path / "export" / "README.md").read_text()
+    summary = json.loads((tmp_path / "export" / "training_summary.json").read_text())
+    assert summary["global_steps"] == 1 and summary["earlier_stages"][0]["global_steps"] == 2
+    assert summary["config"]["model_name_or_path"].endswith("tiny-tora/final")
+
+
+def test_wrong_answers_are_split_into_miscopied_numbers_and_the_rest(tmp_path):
+    from train.tiny import _miscopied
+
+    question = "Ann has 12 boxes of 30 pens. How many pens?"
+    program = 'question = "{}"\nprint(1)'
+    rows = [
+        {"question": question, "correct": True, "trajectory": program.format(question)},
+        {"question": question, "correct": False, "trajectory": program.format(question)},
+        {
+            "question": question,
+            "correct": False,
+            "trajectory": program.format(question.replace("30", "35")),
+        },
+        {"question": question, "correct": False, "trajectory": "The answer is 360."},
+    ]
+    path = tmp_path / "eval.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert _miscopied(path) == {"wrong": 3, "miscopied": 2, "other": 1}

@@ -179,7 +179,7 @@ def evaluate(
     }
 
 
-def _unseen_accuracy(results_file: Path, corpus: Path) -> dict[str, Any]:
+def _unseen_accuracy(results_file: Path, corpora: list[Path]) -> dict[str, Any]:
     """How many eval questions also occur in the training corpus, and the accuracy without them.
 
     The eval set is drawn with its own seed, but with 100,000 training problems a few
@@ -187,7 +187,7 @@ def _unseen_accuracy(results_file: Path, corpus: Path) -> dict[str, Any]:
     """
     from train.corpus import load_records
 
-    seen = {r.question for r in load_records(corpus)}
+    seen = {r.question for corpus in corpora for r in load_records(corpus)}
     rows = [json.loads(line) for line in results_file.read_text().splitlines() if line.strip()]
     unseen = [r for r in rows if r["question"] not in seen]
     correct = sum(r["correct"] for r in unseen)
@@ -196,6 +196,65 @@ def _unseen_accuracy(results_file: Path, corpus: Path) -> dict[str, Any]:
         "unseen_correct": correct,
         "unseen_accuracy": round(100 * correct / max(1, len(unseen)), 2),
     }
+
+
+def _training_summary(stage_dirs: list[Path]) -> dict[str, Any]:
+    """One summary over the training stages: steps and seconds add up, the rest is the last's."""
+    summaries = [
+        json.loads((d / "final" / "training_summary.json").read_text()) for d in stage_dirs
+    ]
+    last = summaries[-1]
+    summary = {
+        "global_steps": sum(s["global_steps"] for s in summaries),
+        "train_loss": last["train_loss"],
+        "final_loss": last["final_loss"],
+        "train_seconds": round(sum(s["train_seconds"] for s in summaries), 2),
+        "tokens_per_second": last["tokens_per_second"],
+        "parameters": last["parameters"],
+    }
+    if len(summaries) > 1:
+        summary["stage_steps"] = [s["global_steps"] for s in summaries]
+    return summary
+
+
+def _loss_curve_over_stages(stage_dirs: list[Path], out_dir: Path) -> None:
+    """``out_dir/loss_curve.png``: the stages' logged losses on one step axis."""
+    from train.sft import write_loss_curve
+
+    history: list[dict[str, Any]] = []
+    offset = 0
+    for stage in stage_dirs:
+        curve = stage / "loss_curve.json"
+        points = json.loads(curve.read_text()) if curve.exists() else []
+        history += [{"step": p["step"] + offset, "loss": p["loss"]} for p in points]
+        offset += json.loads((stage / "final" / "training_summary.json").read_text())[
+            "global_steps"
+        ]
+    write_loss_curve(history, out_dir)
+
+
+def _miscopied(results_file: Path) -> dict[str, int]:
+    """Wrong ToRA answers whose program copied the question with other numbers in it.
+
+    The teacher's programs start with ``question = "<the question>"`` and read their
+    numbers from that string, so a wrong answer has one of two causes: the copy
+    (``miscopied``) or the rest of the program (``other``).
+    """
+    import re
+
+    counts = {"wrong": 0, "miscopied": 0, "other": 0}
+    for line in results_file.read_text().splitlines():
+        row = json.loads(line) if line.strip() else {"correct": True}
+        if row["correct"]:
+            continue
+        counts["wrong"] += 1
+        copy = re.search(r'question = "(.*?)"', row["trajectory"])
+        numbers = re.findall(r"\d+", row["question"])
+        if copy is None or re.findall(r"\d+", copy.group(1)) != numbers:
+            counts["miscopied"] += 1
+        else:
+            counts["other"] += 1
+    return counts
 
 
 def _write_report(
@@ -211,6 +270,13 @@ def _write_report(
             f"| tiny-{variant} | {names[variant]} | {res['correct']}/{res['problems']} "
             f"| {res['accuracy']:.1f}% | {res['unseen_correct']}/"
             f"{res['problems'] - res['seen_in_training']} ({res['unseen_accuracy']:.1f}%) |"
+        )
+    if "wrong_answers" in results.get("tora", {}):
+        kinds = results["tora"]["wrong_answers"]
+        lines.append(
+            f"\nOf tiny-tora's {kinds['wrong']} wrong answers, {kinds['miscopied']} come from "
+            "a number copied wrongly from the question into the program (or no copy at all), "
+            f"{kinds['other']} from the rest of the program."
         )
     table = "\n".join(lines)
     (run_dir / "results.md").write_text(table + "\n")
@@ -249,8 +315,8 @@ tags: [tora, tool-integrated-reasoning, synthetic, tiny]
 # tiny-tora: a small ToRA model for synthetic arithmetic
 
 **This is not a math model.** It is a {params:,}-parameter Llama-architecture model
-trained from scratch on 2 CPU cores in about an hour, on synthetic arithmetic word
-problems (30 templates of everyday stories, 2 to 4 steps, operands of 1 to 5 digits,
+trained from scratch on CPU ({steps:,} optimizer steps of 32 trajectories), on
+synthetic arithmetic word problems (30 templates of everyday stories, 2 to 4 steps, operands of 1 to 5 digits,
 answers up to 7). It ships inside `langchain-tora` so that `tora solve` works offline
 on any machine, and to show the ToRA idea in miniature: it writes a python block that
 copies the question into a string, reads its numbers with `re.findall`, names them and
@@ -275,21 +341,29 @@ def prepare(recipe: dict[str, Any]) -> tuple[dict[str, Path], Path, Path]:
     """Stages 1 and 2: the corpora, the evaluation set and the tokenizer, under ``run_dir``.
 
     Returns ``(corpora, eval_file, tokenizer_dir)``; what exists already is kept.
+    ``corpora`` maps ``tora`` and ``cot`` (and, with a ``continue`` section,
+    ``tora-continued`` and ``cot-continued``) to jsonl files.  The tokenizer is
+    trained on the first two.
     """
     from langchain_tora.datasets.synthetic import write_corpus, write_eval_set
 
     run_dir, task = Path(recipe["run_dir"]), recipe["task"]
     data_dir = run_dir / "data"
-    corpora = {v: data_dir / f"train-{v}.jsonl" for v in ("tora", "cot")}
-    for variant, path in corpora.items():
-        if not path.exists():
-            write_corpus(
-                path,
-                task["train_problems"],
-                seed=task["train_seed"],
-                style=variant,
-                error_rate=task.get("error_rate", 0.15),
-            )
+    sources = [("", "train", task)]
+    if recipe.get("continue"):  # stage 2's fresh problems (another seed)
+        sources.append(("-continued", "continue", recipe["continue"]))
+    corpora: dict[str, Path] = {}
+    for suffix, prefix, settings in sources:
+        for variant in ("tora", "cot"):
+            path = corpora[variant + suffix] = data_dir / f"{prefix}-{variant}.jsonl"
+            if not path.exists():
+                write_corpus(
+                    path,
+                    settings["train_problems"],
+                    seed=settings["train_seed"],
+                    style=variant,
+                    error_rate=task.get("error_rate", 0.15),
+                )
     eval_file = data_dir / "eval.jsonl"
     if not eval_file.exists():
         write_eval_set(eval_file, task["eval_problems"], seed=task["eval_seed"])
@@ -298,7 +372,7 @@ def prepare(recipe: dict[str, Any]) -> tuple[dict[str, Path], Path, Path]:
     if not (tok_dir / "tokenizer.json").exists():
         from train.corpus import load_records
 
-        texts = [r.text() for path in corpora.values() for r in load_records(path)]
+        texts = [r.text() for v in ("tora", "cot") for r in load_records(corpora[v])]
         build_tokenizer(
             texts,
             recipe["tokenizer"]["vocab_size"],
@@ -331,21 +405,38 @@ def main(argv: list[str] | None = None) -> int:
     config_path = write_model_config(run_dir / "model-config", tokenizer, recipe["model"])
 
     results: dict[str, dict[str, Any]] = {}
+    stage_2 = recipe.get("continue")
     for variant in variants:
-        out = run_dir / f"tiny-{variant}"
-        final = out / "final"
-        if not (final / "training_summary.json").exists():
-            train(
-                ToRATrainConfig(
-                    **{
-                        **recipe["train"],
-                        "model_config": str(config_path),
-                        "tokenizer": str(tok_dir),
-                        "data": str(corpora[variant]),
-                        "output_dir": str(out),
-                    }
+        stages = [
+            (
+                run_dir / f"tiny-{variant}",
+                {"model_config": str(config_path), "data": str(corpora[variant])},
+            )
+        ]
+        if stage_2:  # from stage 1's weights, with its own settings, on fresh problems
+            stages.append(
+                (
+                    run_dir / f"tiny-{variant}-continued",
+                    {
+                        **stage_2.get("train", {}),
+                        "model_name_or_path": str(stages[0][0] / "final"),
+                        "data": str(corpora[f"{variant}-continued"]),
+                    },
                 )
             )
+        for out, settings in stages:
+            if not (out / "final" / "training_summary.json").exists():
+                train(
+                    ToRATrainConfig(
+                        **{
+                            **recipe["train"],
+                            **settings,
+                            "tokenizer": str(tok_dir),
+                            "output_dir": str(out),
+                        }
+                    )
+                )
+        out, final = stages[-1][0], stages[-1][0] / "final"
         eval_settings = recipe.get("eval", {})
         results[variant] = evaluate(
             final,
@@ -355,18 +446,13 @@ def main(argv: list[str] | None = None) -> int:
             max_tokens=eval_settings.get("max_tokens", 400),
             device=eval_settings.get("device", "auto"),
         )
-        results[variant].update(_unseen_accuracy(out / "eval.jsonl", corpora[variant]))
-        results[variant]["training"] = {
-            k: json.loads((final / "training_summary.json").read_text())[k]
-            for k in (
-                "global_steps",
-                "train_loss",
-                "final_loss",
-                "train_seconds",
-                "tokens_per_second",
-                "parameters",
-            )
-        }
+        results[variant].update(
+            _unseen_accuracy(out / "eval.jsonl", [Path(st[1]["data"]) for st in stages])
+        )
+        if variant == "tora":
+            results[variant]["wrong_answers"] = _miscopied(out / "eval.jsonl")
+        results[variant]["training"] = _training_summary([st[0] for st in stages])
+        _loss_curve_over_stages([st[0] for st in stages], run_dir / f"loss-{variant}")
     _write_report(run_dir, results, recipe)
 
     if "tora" in results and not args.no_export:
@@ -374,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         if export.exists():
             shutil.rmtree(export)
         export.mkdir(parents=True)
-        final = run_dir / "tiny-tora" / "final"
+        final = run_dir / ("tiny-tora-continued" if stage_2 else "tiny-tora") / "final"
         for name in (
             "config.json",
             "generation_config.json",
@@ -386,14 +472,21 @@ def main(argv: list[str] | None = None) -> int:
         ):
             if (final / name).exists():
                 shutil.copy(final / name, export / name)
+        if stage_2:  # the last stage's summary, with the one it started from
+            summary = json.loads((final / "training_summary.json").read_text())
+            first = run_dir / "tiny-tora" / "final" / "training_summary.json"
+            summary["earlier_stages"] = [json.loads(first.read_text())]
+            (export / "training_summary.json").write_text(json.dumps(summary, indent=2))
         shutil.copy(run_dir / "results.json", export / "results.json")
         shutil.copy(run_dir / "results.png", export / "results.png")
-        shutil.copy(run_dir / "tiny-tora" / "loss_curve.png", export / "loss_curve.png")
+        if (run_dir / "loss-tora" / "loss_curve.png").exists():
+            shutil.copy(run_dir / "loss-tora" / "loss_curve.png", export / "loss_curve.png")
         table = (run_dir / "results.md").read_text()
         params = results["tora"]["training"]["parameters"]
         (export / "README.md").write_text(
             MODEL_CARD.format(
                 params=params,
+                steps=results["tora"]["training"]["global_steps"],
                 eval_problems=task["eval_problems"],
                 eval_seed=task["eval_seed"],
                 table=table,
