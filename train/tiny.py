@@ -316,12 +316,13 @@ tags: [tora, tool-integrated-reasoning, synthetic, tiny]
 
 **This is not a math model.** It is a {params:,}-parameter Llama-architecture model
 trained from scratch on CPU ({steps:,} optimizer steps of 32 trajectories), on
-synthetic arithmetic word problems (30 templates of everyday stories, 2 to 4 steps, operands of 1 to 5 digits,
-answers up to 7). It ships inside `langchain-tora` so that `tora solve` works offline
-on any machine, and to show the ToRA idea in miniature: it writes a python block that
-copies the question into a string, reads its numbers with `re.findall`, names them and
-computes; it reads the interpreter's output and boxes the answer. Outside these
-templates it writes the same kind of program, usually a wrong one.
+synthetic arithmetic word problems (30 templates of everyday stories, 2 to 4 steps,
+operands of 1 to 5 digits, answers up to 7). It ships inside `langchain-tora` so
+that `tora solve` works offline on any machine, and to show the ToRA idea in
+miniature: it writes a python block that copies the question into a string, reads
+its numbers with `re.findall`, names them and computes; it reads the interpreter's
+output and boxes the answer. Outside these templates it writes the same kind of
+program, usually a wrong one.
 
 For real problems use a released checkpoint, e.g.
 `tora solve --model llm-agents/tora-code-7b-v1.0 "..."`, or any chat model:
