@@ -453,3 +453,28 @@ def test_the_paper_scale_recipe_runs_training_and_shards_as_commands():
     assert options["--temperature"] == "0.6" and options["--top-p"] == "0.95"
     assert options["--teacher"].startswith("vllm:http") and options["--backend"] == "vllm"
     assert recipe["shape"]["keep"] == 4
+
+
+def test_the_programmatic_teacher_continues_its_own_program_inside_a_block():
+    from langchain_tora.datasets.synthetic import generate_problems, tora_solution
+    from langchain_tora.trajectory import PYTHON_FENCE, model_rounds, tora_prompt
+    from train.loop import ProgrammaticTeacher
+
+    problem = generate_problems(1, seed=0)[0]
+    teacher = ProgrammaticTeacher(problems={problem.question: problem})
+    own = model_rounds(tora_solution(problem, rng=random.Random(problem.question), error_rate=0))
+    first = own[0]
+    start = first.index(PYTHON_FENCE) + len(PYTHON_FENCE) + 1
+    for lines in (1, 2, 3):  # cut after 1, 2, 3 lines of the program: it completes the same program
+        cut = start
+        for _ in range(lines):
+            cut = first.index("\n", cut) + 1
+        assert first[:cut] + teacher.invoke(tora_prompt(problem.question) + first[:cut]) == first
+    # a prefix that miscopied a number of the question keeps its mistake: no literal answer
+    copied = first.index("question = ")
+    line_end = first.index("\n", copied) + 1
+    number = re.search(r"\d+", first[copied:line_end]).group()
+    wrong = first[:copied] + first[copied:line_end].replace(number, str(int(number) + 1), 1)
+    continuation = teacher.invoke(tora_prompt(problem.question) + wrong)
+    assert wrong + continuation == first.replace(first[copied:line_end], wrong[copied:], 1)
+    assert problem.answer not in continuation

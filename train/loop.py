@@ -76,9 +76,11 @@ class ProgrammaticTeacher(BaseLLM):
     Given ``<|user|>\\n{question}\\n<|assistant|>\\n{prefix}``, it writes what the
     programmatic teacher (:func:`~langchain_tora.datasets.synthetic.tora_solution`)
     would: its rationale and program when the round is empty, only the program after
-    some rationale, ``print(<the answer's expression>)`` and the closing fence when the
-    prefix stopped inside a python block, and the boxed answer once an output block
-    shows the right answer.
+    some rationale, the rest of its own program when the prefix stopped inside a
+    python block (the lines after as many as the prefix wrote there: a prefix that
+    followed the teacher is completed, one that went astray, say with a miscopied
+    number, stays wrong and its continuation is dropped as invalid), and the boxed
+    answer once an output block shows the right answer.
 
     Example:
         >>> problem = generate_problems(1, seed=0)[0]
@@ -102,7 +104,10 @@ class ProgrammaticTeacher(BaseLLM):
         partial = so_far[outputs[-1].end :] if outputs else so_far
         opened = [line for line in partial.split("\n") if line.startswith("```")]
         if opened and opened[-1].startswith(PYTHON_FENCE):  # inside a python block
-            return f"print({problem.expression})\n```"
+            written = partial[partial.rindex(PYTHON_FENCE) :].split("\n")[1:]
+            program = first[first.index(PYTHON_FENCE) :].split("\n")[1:]  # ends with the fence
+            rest = "\n".join(program[len([line for line in written if line.strip()]) :])
+            return rest if so_far.endswith("\n") else "\n" + rest
         if outputs and so_far[outputs[-1].body_start : outputs[-1].body_end] == problem.answer:
             return final
         return first if not partial.strip() else first[first.index(PYTHON_FENCE) :]
