@@ -406,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     config_path = write_model_config(run_dir / "model-config", tokenizer, recipe["model"])
 
     results: dict[str, dict[str, Any]] = {}
+    stage_dirs: dict[str, list[Path]] = {}  # per variant, its training stages in order
     stage_2 = recipe.get("continue")
     for variant in variants:
         stages = [
@@ -437,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
                         }
                     )
                 )
+        stage_dirs[variant] = [st[0] for st in stages]
         out, final = stages[-1][0], stages[-1][0] / "final"
         eval_settings = recipe.get("eval", {})
         results[variant] = evaluate(
@@ -452,8 +454,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         if variant == "tora":
             results[variant]["wrong_answers"] = _miscopied(out / "eval.jsonl")
-        results[variant]["training"] = _training_summary([st[0] for st in stages])
-        _loss_curve_over_stages([st[0] for st in stages], run_dir / f"loss-{variant}")
+        results[variant]["training"] = _training_summary(stage_dirs[variant])
+        _loss_curve_over_stages(stage_dirs[variant], run_dir / f"loss-{variant}")
     _write_report(run_dir, results, recipe)
 
     if "tora" in results and not args.no_export:
@@ -461,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         if export.exists():
             shutil.rmtree(export)
         export.mkdir(parents=True)
-        final = run_dir / ("tiny-tora-continued" if stage_2 else "tiny-tora") / "final"
+        final = stage_dirs["tora"][-1] / "final"
         for name in (
             "config.json",
             "generation_config.json",
@@ -475,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copy(final / name, export / name)
         if stage_2:  # the last stage's summary, with the one it started from
             summary = json.loads((final / "training_summary.json").read_text())
-            first = run_dir / "tiny-tora" / "final" / "training_summary.json"
+            first = stage_dirs["tora"][0] / "final" / "training_summary.json"
             summary["earlier_stages"] = [json.loads(first.read_text())]
             (export / "training_summary.json").write_text(json.dumps(summary, indent=2))
         shutil.copy(run_dir / "results.json", export / "results.json")
