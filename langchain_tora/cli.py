@@ -41,10 +41,12 @@ Example:
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from langchain_tora.interpreters import OUTPUT_STYLES, BaseInterpreter
 
@@ -528,5 +530,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+FAST_EXIT_COMMANDS = frozenset({"solve"})
+"""Commands after which :func:`run` skips the interpreter's teardown (see there)."""
+
+
+def run() -> NoReturn:
+    """The ``tora`` console script: :func:`main`, then exit.
+
+    After ``tora solve``, whose latency people feel, the process leaves with
+    :func:`os._exit` once exit handlers have run and both output streams are flushed:
+    by then the command has closed what it opened (the sandbox process, its files),
+    and what is skipped is only Python's final teardown of torch's and transformers'
+    module graph, about 1 s of the 3.5 s a ``tora solve`` takes on 2 CPU cores.
+    Every other command exits normally. Call :func:`main` to use the CLI in-process.
+
+    Example:
+        .. code-block:: bash
+
+            tora solve "A farm has 1234 hens and buys 567 more. How many hens now?"
+    """
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv and argv[0] in FAST_EXIT_COMMANDS:
+        atexit._run_exitfuncs()  # logging's flush, LangSmith's trace upload, ...
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

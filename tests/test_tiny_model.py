@@ -61,6 +61,27 @@ def test_tora_solve_prints_steps_and_answer(capsys):
     assert code == 0
 
 
+def test_the_console_script_flushes_everything_before_its_fast_exit():
+    """``python -m langchain_tora.cli`` runs what the ``tora`` script runs (cli.run)."""
+    import subprocess
+    import sys
+
+    problem = generate_problems(1, seed=4242)[0]
+    command = [sys.executable, "-m", "langchain_tora.cli", "solve", problem.question]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "```python" in done.stdout  # the steps, through a pipe, nothing lost
+    assert done.stdout.strip().splitlines()[-1] == f"answer: {problem.answer}"
+    assert "1 tool calls" in done.stderr
+    failed = subprocess.run(
+        [*command[:4], "--model", "/nonexistent/model", "1+1?"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert failed.returncode == 2 and "does not exist" in failed.stderr
+
+
 def test_solve_reports_bad_models_clearly(capsys):
     assert main(["solve", "1+1?", "--model", "/nonexistent/model"]) == 2
     assert "does not exist" in capsys.readouterr().err
