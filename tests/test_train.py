@@ -255,7 +255,10 @@ def test_tiny_recipe_runs_end_to_end_in_miniature(tmp_path):
     recipe["train"].update(max_steps=2, per_device_batch_size=8, global_batch_size=8)
     recipe["train"].update(report_to="none", save_steps=100, logging_steps=1)
     recipe["eval"] = {"max_tokens": 8}  # a random model: keep its answers short
-    recipe["continue"] = {"train_problems": 16, "train_seed": 3, "train": {"max_steps": 1}}
+    recipe["continue"] = [  # stages 2 and 3, each from the previous one's weights
+        {"train_problems": 16, "train_seed": 3, "train": {"max_steps": 1}},
+        {"train_problems": 16, "train_seed": 5, "train": {"max_steps": 1}},
+    ]
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe))
 
@@ -264,8 +267,8 @@ def test_tiny_recipe_runs_end_to_end_in_miniature(tmp_path):
     assert set(results) == {"tora", "cot"}
     for res in results.values():
         assert res["problems"] == 3 and res["seen_in_training"] == 0
-        assert res["training"]["global_steps"] == 3  # 2 steps from scratch, 1 continued
-        assert res["training"]["stage_steps"] == [2, 1]
+        assert res["training"]["global_steps"] == 4  # 2 steps from scratch, 1 + 1 continued
+        assert res["training"]["stage_steps"] == [2, 1, 1]
     assert results["tora"]["wrong_answers"]["wrong"] == 3 - results["tora"]["correct"]
     table = (tmp_path / "run" / "results.md").read_text()
     assert "tiny-tora" in table and "tiny-cot" in table and "wrong answers" in table
@@ -274,8 +277,25 @@ def test_tiny_recipe_runs_end_to_end_in_miniature(tmp_path):
     assert {"results.json", "results.png", "loss_curve.png"} <= exported
     assert "not a math model" in (tmp_path / "export" / "README.md").read_text()
     summary = json.loads((tmp_path / "export" / "training_summary.json").read_text())
-    assert summary["global_steps"] == 1 and summary["earlier_stages"][0]["global_steps"] == 2
-    assert summary["config"]["model_name_or_path"].endswith("tiny-tora/final")
+    assert summary["global_steps"] == 1
+    assert [s["global_steps"] for s in summary["earlier_stages"]] == [2, 1]
+    assert summary["config"]["model_name_or_path"].endswith("tiny-tora-continued/final")
+    assert (tmp_path / "run" / "data" / "continue3-tora.jsonl").is_file()
+
+
+@pytest.mark.parametrize(
+    ("stages", "message"),
+    [
+        ({"train_seed": 3}, "needs train_problems and train_seed"),
+        ([{"train_problems": 9, "train_seed": 3}, {"train_problems": 9}], "stage 3 needs"),
+        ([{"train_problems": 9, "train_seed": 1}], "repeat"),  # stage 1's seed
+    ],
+)
+def test_continue_stages_need_their_own_fresh_problems(stages, message):
+    from train.tiny import continue_stages
+
+    with pytest.raises(ValueError, match=message):
+        continue_stages({"task": {"train_seed": 1}, "continue": stages})
 
 
 def test_wrong_answers_are_split_into_miscopied_numbers_and_the_rest(tmp_path):

@@ -43,6 +43,40 @@ logger = logging.getLogger("train.tiny")
 SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<pad>"]
 
 
+def continue_stages(recipe: dict[str, Any]) -> list[dict[str, Any]]:
+    """The recipe's ``continue`` section as a list of stages after the first.
+
+    ``continue`` is one mapping (stage 2) or a list of them (stages 2, 3, ...); each
+    stage starts from the previous stage's weights and trains on fresh problems of
+    its own ``train_seed``.
+
+    Example:
+        >>> stage_2 = {"train_problems": 70000, "train_seed": 3}
+        >>> continue_stages({"task": {"train_seed": 1}, "continue": stage_2})
+        [{'train_problems': 70000, 'train_seed': 3}]
+    """
+    more = recipe.get("continue") or []
+    stages = [more] if isinstance(more, dict) else list(more)
+    for k, stage in enumerate(stages):
+        if not isinstance(stage, dict) or not {"train_problems", "train_seed"} <= set(stage):
+            raise ValueError(
+                f"continue stage {k + 2} needs train_problems and train_seed "
+                "(fresh problems for that stage); see train/recipes/tiny-tora.yaml"
+            )
+    seeds = [recipe["task"]["train_seed"]] + [st["train_seed"] for st in stages]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(
+            f"the training stages' train_seed values {seeds} repeat; give each stage its "
+            "own seed so that no stage trains on another's problems"
+        )
+    return stages
+
+
+def _stage_suffix(k: int) -> str:
+    """Folder suffix of continue stage ``k`` (0-based): ``-continued``, ``-continued-3``..."""
+    return "-continued" if k == 0 else f"-continued-{k + 2}"
+
+
 def build_tokenizer(
     texts: list[str], vocab_size: int, out_dir: Path, number_tokens: int = 0
 ) -> Any:
@@ -342,17 +376,17 @@ def prepare(recipe: dict[str, Any]) -> tuple[dict[str, Path], Path, Path]:
     """Stages 1 and 2: the corpora, the evaluation set and the tokenizer, under ``run_dir``.
 
     Returns ``(corpora, eval_file, tokenizer_dir)``; what exists already is kept.
-    ``corpora`` maps ``tora`` and ``cot`` (and, with a ``continue`` section,
-    ``tora-continued`` and ``cot-continued``) to jsonl files.  The tokenizer is
-    trained on the first two.
+    ``corpora`` maps ``tora`` and ``cot`` (and, per stage of the ``continue``
+    section, ``tora-continued``, ``cot-continued``, then ``tora-continued-3``...)
+    to jsonl files.  The tokenizer is trained on the first two.
     """
     from langchain_tora.datasets.synthetic import write_corpus, write_eval_set
 
     run_dir, task = Path(recipe["run_dir"]), recipe["task"]
     data_dir = run_dir / "data"
     sources = [("", "train", task)]
-    if recipe.get("continue"):  # stage 2's fresh problems (another seed)
-        sources.append(("-continued", "continue", recipe["continue"]))
+    for k, stage in enumerate(continue_stages(recipe)):  # later stages' fresh problems
+        sources.append((_stage_suffix(k), "continue" + (str(k + 2) if k else ""), stage))
     corpora: dict[str, Path] = {}
     for suffix, prefix, settings in sources:
         for variant in ("tora", "cot"):
@@ -407,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, dict[str, Any]] = {}
     stage_dirs: dict[str, list[Path]] = {}  # per variant, its training stages in order
-    stage_2 = recipe.get("continue")
+    later = continue_stages(recipe)
     for variant in variants:
         stages = [
             (
@@ -415,14 +449,15 @@ def main(argv: list[str] | None = None) -> int:
                 {"model_config": str(config_path), "data": str(corpora[variant])},
             )
         ]
-        if stage_2:  # from stage 1's weights, with its own settings, on fresh problems
+        for k, stage in enumerate(later):  # from the previous stage's weights, fresh problems
+            suffix = _stage_suffix(k)
             stages.append(
                 (
-                    run_dir / f"tiny-{variant}-continued",
+                    run_dir / f"tiny-{variant}{suffix}",
                     {
-                        **stage_2.get("train", {}),
-                        "model_name_or_path": str(stages[0][0] / "final"),
-                        "data": str(corpora[f"{variant}-continued"]),
+                        **stage.get("train", {}),
+                        "model_name_or_path": str(stages[-1][0] / "final"),
+                        "data": str(corpora[variant + suffix]),
                     },
                 )
             )
@@ -475,10 +510,12 @@ def main(argv: list[str] | None = None) -> int:
         ):
             if (final / name).exists():
                 shutil.copy(final / name, export / name)
-        if stage_2:  # the last stage's summary, with the one it started from
+        if later:  # the last stage's summary, with the ones before it
             summary = json.loads((final / "training_summary.json").read_text())
-            first = stage_dirs["tora"][0] / "final" / "training_summary.json"
-            summary["earlier_stages"] = [json.loads(first.read_text())]
+            summary["earlier_stages"] = [
+                json.loads((d / "final" / "training_summary.json").read_text())
+                for d in stage_dirs["tora"][:-1]
+            ]
             (export / "training_summary.json").write_text(json.dumps(summary, indent=2))
         shutil.copy(run_dir / "results.json", export / "results.json")
         shutil.copy(run_dir / "results.png", export / "results.png")
