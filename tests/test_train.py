@@ -170,9 +170,15 @@ def test_resumes_from_the_last_checkpoint(tiny_assets, tmp_path):
     root, tokenizer, config_path = tiny_assets
     first = train(_config(root, config_path, output_dir=str(tmp_path / "run"), max_steps=2))
     assert first["global_steps"] == 2 and first["resumed_from"] is None
+    saved = json.loads((tmp_path / "run/checkpoint-2/train_seconds.json").read_text())
+    assert 0 < saved["train_seconds"] <= first["train_seconds"]
     second = train(_config(root, config_path, output_dir=str(tmp_path / "run"), max_steps=4))
     assert second["resumed_from"].endswith("checkpoint-2")
     assert second["global_steps"] == 4
+    # time adds up over the sessions: the first's seconds up to its checkpoint, then these
+    assert second["train_seconds"] == pytest.approx(
+        saved["train_seconds"] + second["session_seconds"], abs=0.02
+    )
     summary = json.loads((tmp_path / "run/final/training_summary.json").read_text())
     assert summary["vocab_size"] == len(tokenizer) and summary["tokens_seen"] > 0
 

@@ -223,6 +223,29 @@ def _loss_curve_callback(output_dir: Path) -> Any:
     return LossCurve()
 
 
+TRAIN_SECONDS_FILE = "train_seconds.json"
+"""Written into each checkpoint: training seconds up to it, over every session."""
+
+
+def _train_seconds_callback(before: float) -> Any:
+    """Records, in each checkpoint, ``before`` plus this session's seconds so far."""
+    from transformers import TrainerCallback
+
+    class TrainSeconds(TrainerCallback):
+        def __init__(self) -> None:
+            self.start = time.perf_counter()
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if state.is_world_process_zero and checkpoint.is_dir():
+                seconds = before + time.perf_counter() - self.start
+                (checkpoint / TRAIN_SECONDS_FILE).write_text(
+                    json.dumps({"train_seconds": round(seconds, 2)})
+                )
+
+    return TrainSeconds()
+
+
 def write_loss_curve(log_history: list[dict[str, Any]], output_dir: Path) -> Path | None:
     """Plot training loss against step as ``output_dir/loss_curve.png``."""
     points = [(h["step"], h["loss"]) for h in log_history if "loss" in h and "step" in h]
@@ -322,11 +345,17 @@ def train(config: ToRATrainConfig) -> dict[str, Any]:
     )
     last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
     tokens_before = 0  # tokens seen before this session, so that the rate is this session's
+    seconds_before = 0.0  # training seconds of earlier sessions, up to the checkpoint
     if last:
         logger.info("resuming from %s", last)
         state = Path(last) / "trainer_state.json"
         if state.is_file():
             tokens_before = json.loads(state.read_text()).get("num_input_tokens_seen", 0) or 0
+        if (Path(last) / TRAIN_SECONDS_FILE).is_file():
+            seconds_before = json.loads((Path(last) / TRAIN_SECONDS_FILE).read_text())[
+                "train_seconds"
+            ]
+    trainer.add_callback(_train_seconds_callback(seconds_before))
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - start
@@ -345,7 +374,8 @@ def train(config: ToRATrainConfig) -> dict[str, Any]:
             "global_steps": trainer.state.global_step,
             "epochs": trainer.state.epoch,
             "resumed_from": last,
-            "train_seconds": round(seconds, 2),
+            "train_seconds": round(seconds_before + seconds, 2),  # every session's
+            "session_seconds": round(seconds, 2),  # this session's (tokens_per_second's)
             "train_loss": result.training_loss,
             "final_loss": losses[-1] if losses else None,
             "tokens_seen": tokens_seen,
