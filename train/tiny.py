@@ -232,11 +232,13 @@ def _unseen_accuracy(results_file: Path, corpora: list[Path]) -> dict[str, Any]:
     }
 
 
-def _training_summary(stage_dirs: list[Path]) -> dict[str, Any]:
+def _read_stage_summaries(stage_dirs: list[Path]) -> list[dict[str, Any]]:
+    """Each training stage's ``final/training_summary.json``, in order."""
+    return [json.loads((d / "final" / "training_summary.json").read_text()) for d in stage_dirs]
+
+
+def _training_summary(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     """One summary over the training stages: steps and seconds add up, the rest is the last's."""
-    summaries = [
-        json.loads((d / "final" / "training_summary.json").read_text()) for d in stage_dirs
-    ]
     last = summaries[-1]
     summary = {
         "global_steps": sum(s["global_steps"] for s in summaries),
@@ -251,19 +253,19 @@ def _training_summary(stage_dirs: list[Path]) -> dict[str, Any]:
     return summary
 
 
-def _loss_curve_over_stages(stage_dirs: list[Path], out_dir: Path) -> None:
+def _loss_curve_over_stages(
+    stage_dirs: list[Path], summaries: list[dict[str, Any]], out_dir: Path
+) -> None:
     """``out_dir/loss_curve.png``: the stages' logged losses on one step axis."""
     from train.sft import write_loss_curve
 
     history: list[dict[str, Any]] = []
     offset = 0
-    for stage in stage_dirs:
+    for stage, summary in zip(stage_dirs, summaries, strict=True):
         curve = stage / "loss_curve.json"
         points = json.loads(curve.read_text()) if curve.exists() else []
         history += [{"step": p["step"] + offset, "loss": p["loss"]} for p in points]
-        offset += json.loads((stage / "final" / "training_summary.json").read_text())[
-            "global_steps"
-        ]
+        offset += summary["global_steps"]
     write_loss_curve(history, out_dir)
 
 
@@ -441,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, dict[str, Any]] = {}
     stage_dirs: dict[str, list[Path]] = {}  # per variant, its training stages in order
+    stage_summaries: dict[str, list[dict[str, Any]]] = {}  # and their training summaries
     later = continue_stages(recipe)
     for variant in variants:
         stages = [
@@ -489,8 +492,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         if variant == "tora":
             results[variant]["wrong_answers"] = _miscopied(out / "eval.jsonl")
-        results[variant]["training"] = _training_summary(stage_dirs[variant])
-        _loss_curve_over_stages(stage_dirs[variant], run_dir / f"loss-{variant}")
+        summaries = stage_summaries[variant] = _read_stage_summaries(stage_dirs[variant])
+        results[variant]["training"] = _training_summary(summaries)
+        _loss_curve_over_stages(stage_dirs[variant], summaries, run_dir / f"loss-{variant}")
     _write_report(run_dir, results, recipe)
 
     if "tora" in results and not args.no_export:
@@ -511,11 +515,8 @@ def main(argv: list[str] | None = None) -> int:
             if (final / name).exists():
                 shutil.copy(final / name, export / name)
         if later:  # the last stage's summary, with the ones before it
-            summary = json.loads((final / "training_summary.json").read_text())
-            summary["earlier_stages"] = [
-                json.loads((d / "final" / "training_summary.json").read_text())
-                for d in stage_dirs["tora"][:-1]
-            ]
+            *earlier, summary = stage_summaries["tora"]
+            summary = {**summary, "earlier_stages": earlier}
             (export / "training_summary.json").write_text(json.dumps(summary, indent=2))
         shutil.copy(run_dir / "results.json", export / "results.json")
         shutil.copy(run_dir / "results.png", export / "results.png")
