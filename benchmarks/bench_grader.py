@@ -35,7 +35,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import re
 import signal
 import sys
@@ -49,6 +48,8 @@ try:
     import langchain_tora  # noqa: F401
 except ModuleNotFoundError:  # running from a checkout without an install
     sys.path.insert(0, str(REPO))
+
+from machine_info import machine_info  # noqa: E402  (benchmarks/, beside this file)
 
 from langchain_tora.grading import _symbolic, extract_answer, math_equal  # noqa: E402
 from langchain_tora.grading._worker import default_pool  # noqa: E402
@@ -209,12 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = default_pool()
 
     report = {
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "load_average_1m": os.getloadavg()[0],
-        },
+        "machine": machine_info(),
         "data": str(path),
         "gold_answers": len(golds),
         "with_decimal_value": len(cases["decimal"]),

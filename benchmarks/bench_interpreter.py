@@ -40,6 +40,8 @@ try:
 except ModuleNotFoundError:  # running from a checkout without an install
     sys.path.insert(0, str(REPO))
 
+from machine_info import machine_info  # noqa: E402  (benchmarks/, beside this file)
+
 from langchain_tora.interpreters import LocalInterpreter, render_execution  # noqa: E402
 
 SYMPY_SNIPPET = "from sympy import *; x=symbols('x'); print(solve(x**2-4, x))"
@@ -193,12 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         workers = python.max_workers
 
     report = {
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "load_average_1m": os.getloadavg()[0],
-        },
+        "machine": machine_info(),
         "interpreter": {
             "max_workers": workers,
             "startup_s": startup,

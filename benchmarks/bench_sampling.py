@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -41,6 +39,8 @@ except ModuleNotFoundError:  # running from a checkout without an install
     sys.path.insert(0, str(REPO))
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # train.synthesize
+
+from machine_info import machine_info  # noqa: E402  (benchmarks/, beside this file)
 
 from langchain_tora import LocalInterpreter, ToRAChain  # noqa: E402
 from langchain_tora.datasets.synthetic import generate_problems  # noqa: E402
@@ -132,15 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     document = {
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "load_average_1m": os.getloadavg()[0],
-            "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(),
-            "device": args.device,
-        },
+        "machine": machine_info(
+            torch=torch.__version__, torch_threads=torch.get_num_threads(), device=args.device
+        ),
         "setup": {
             "model": str(model),
             "problems": args.problems,

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -31,6 +29,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from machine_info import machine_info  # noqa: E402  (benchmarks/, beside this file)
 
 
 def _timed(command: list[str]) -> tuple[float, str]:
@@ -83,12 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     median = {name: statistics.median(t) for name, t in times.items()}
     report = {
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "load_average_1m": os.getloadavg()[0],
-        },
+        "machine": machine_info(),
         "problem": {"seed": args.seed, "question": problem.question, "answer": problem.answer},
         "runs": args.runs,
         "seconds": times,
